@@ -1,0 +1,3 @@
+from deployplay.cli import main
+
+main()

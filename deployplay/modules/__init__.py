@@ -1,0 +1,1 @@
+"""Modules: one class a file. `registry` finds them (built-ins, entry points, module paths)."""

@@ -1,0 +1,1 @@
+"""The interpreter: loads playbooks and inventories, templates, and runs tasks on hosts."""

@@ -1,0 +1,1 @@
+"""Connections to hosts: the Connection protocol, local, ssh (Fabric) and a fake for tests."""
