@@ -73,7 +73,7 @@ class LoadError(UserError):
 
 
 class PlaybookError(UserError):
-    """A playbook that parses but does not make sense: unknown keyword, bad value, missing import."""
+    """A playbook that parses but makes no sense: unknown keyword, bad value, missing import."""
 
 
 class ModuleError(UserError):

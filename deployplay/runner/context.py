@@ -6,6 +6,7 @@ here too; RunState is the part modules may read and write.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
@@ -14,7 +15,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deployplay.modules.registry import ModuleRegistry
+    from deployplay.runner.connections.base import Connection
+    from deployplay.runner.inventory import Inventory
+    from deployplay.runner.reporting import Reporter
+    from deployplay.runner.variables import VariableManager
 
 
 def _user() -> str:
@@ -56,3 +65,74 @@ class RunState:
         with self._lock:
             cleanups, self._cleanups = self._cleanups[::-1], []
         return cleanups
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line asked for; read-only for the whole run."""
+
+    limit: str | None = None
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    check: bool = False
+    diff: bool = False
+    forks: int = 20
+    verbosity: int = 0
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    accept_new_host_keys: bool = False
+    known_hosts: tuple[Path, ...] = ()
+    connect_timeout: float = 10.0
+    force_promotion: str | None = None
+
+
+class Connections:
+    """One connection per host for the whole run, opened on first use and reused after."""
+
+    def __init__(self, opener: Callable[[str], Connection]) -> None:
+        self._opener = opener
+        self._open: dict[str, Connection] = {}
+        self._lock = threading.Lock()
+        self._local: Connection | None = None
+
+    def get(self, host: str) -> Connection:
+        with self._lock:
+            connection = self._open.get(host)
+        if connection is None:
+            # Opened outside the lock: hosts connect in parallel; one host is never opened twice
+            # because the executor runs one task at a time per host.
+            connection = self._opener(host)
+            with self._lock:
+                connection = self._open.setdefault(host, connection)
+        return connection
+
+    def local(self) -> Connection:
+        """The controller's own connection, for controller modules and delegate_to: localhost."""
+        from deployplay.runner.connections.local import LocalConnection
+
+        with self._lock:
+            if self._local is None:
+                self._local = LocalConnection("localhost")
+            return self._local
+
+    def close_all(self) -> None:
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for connection in opened:
+            # Closing is best effort at the end of a run: a dead host must not hide the recap.
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+@dataclass
+class RunContext:
+    """Everything the runner needs, passed explicitly to every function that runs tasks."""
+
+    options: RunOptions
+    inventory: Inventory
+    variables: VariableManager
+    registry: ModuleRegistry
+    reporter: Reporter
+    connections: Connections
+    run_state: RunState
+    playbook_dir: Path
+    interrupted: threading.Event = field(default_factory=threading.Event)

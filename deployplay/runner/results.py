@@ -60,6 +60,8 @@ class TaskResult:
     duration_s: float = 0.0
     items: list[TaskResult] | None = None
     diff: list[dict[str, Any]] | None = None
+    # no_log: the result is registered as usual but shown and reported censored.
+    no_log: bool = False
 
     @property
     def failed(self) -> bool:

@@ -1,7 +1,8 @@
-"""LocalConnection: runs commands on this machine with /bin/sh, for `connection: local` and localhost."""
+"""LocalConnection: runs commands on this machine with /bin/sh (connection: local, localhost)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -105,8 +106,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=2)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=5)
