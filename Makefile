@@ -24,3 +24,8 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# The whole release workflow on this machine (no SSH, no root): see scripts/demo.py.
+.PHONY: demo
+demo: venv
+	$(BIN)/python scripts/demo.py
