@@ -10,20 +10,19 @@ of the section the host leaves the play.
 
 from __future__ import annotations
 
-from collections import ChainMap
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployplay.errors import DeployplayError, UserError
-from deployplay.runner.executor import INCLUDE, apply_result, execute_task
+from deployplay.runner.executor import INCLUDE, TaskRun, apply_result, execute_task
 from deployplay.runner.handlers import HandlerBook
 from deployplay.runner.model import Block, Handler, Play, Task
 from deployplay.runner.reporting import task_title
 from deployplay.runner.results import TaskResult
 from deployplay.runner.scope import Scope
 from deployplay.runner.tags import should_run
-from deployplay.runner.templating import Templar, is_template, truth
+from deployplay.runner.templating import is_template, truth
 
 if TYPE_CHECKING:
     from deployplay.runner.play import PlaybookRun
@@ -119,7 +118,7 @@ class BatchRun:
         self.current = (task, scope)
         if task.module == "meta":
             return self.run_meta(task, scope, hosts)
-        self.ctx.reporter.on_task_start(self.shown(task))
+        self.ctx.reporter.on_task_start(self.shown(task, scope, hosts[0]))
         run_once = truth(scope.keyword(task, "run_once", False))
         targets = hosts[:1] if run_once else hosts
         results = self.run.map(targets, lambda h: self.run.execute(h, task, scope), task)
@@ -218,16 +217,22 @@ class BatchRun:
         changed = [h for h in self.play_hosts if h in self.run.changed]
         self.run.failure_handlers(self, changed, names, reason)
 
-    def shown(self, task: Task) -> Task:
-        """The task as its banner shows it: a templated name rendered with the play's and
-        the extra vars (as Ansible does), or left as written when it needs more."""
+    def shown(self, task: Task, scope: Scope, host: str) -> Task:
+        """The task as its banner shows it: a templated name rendered with the variables of
+        the first host it runs on, as Ansible's linear strategy does; what cannot be rendered
+        there (a loop var) shows as `<< error N - ... >>`, as in ansible-core."""
         if not is_template(task.name):
             return task
-        names = ChainMap(dict(self.ctx.options.extra_vars), self.play.vars or {})
         try:
-            return replace(task, name=str(Templar(names).template(task.name)))
+            templar = TaskRun(self.ctx, host, task, scope).templar
         except DeployplayError:
-            return task
+            return task  # the task itself will say what is wrong with the host's variables
+        name, errors = templar.template_name(task.name)
+        if errors:
+            self.ctx.reporter.on_warning(
+                f"Encountered {errors} template error{'s' * (errors != 1)}."
+            )
+        return replace(task, name=name)
 
     # -- meta, include_tasks, handlers --
 
@@ -303,7 +308,7 @@ class BatchRun:
         self.book.flush(self.run_handler, eligible)
 
     def run_handler(self, handler: Handler, hosts: list[str]) -> None:
-        self.ctx.reporter.on_task_start(self.shown(handler), kind="handler")
+        self.ctx.reporter.on_task_start(self.shown(handler, self.scope, hosts[0]), kind="handler")
         results = self.run.map(hosts, lambda h: self.run.execute(h, handler, self.scope), handler)
         self.leave(self.settle(handler, self.scope, results))
 

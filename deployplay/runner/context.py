@@ -86,23 +86,29 @@ class RunOptions:
 
 
 class Connections:
-    """One connection per host for the whole run, opened on first use and reused after."""
+    """One connection per host for the whole run, opened on first use and reused after.
 
-    def __init__(self, opener: Callable[[str], Connection]) -> None:
+    A play's `remote_user` (for a host whose inventory names no user) makes the key
+    (host, user): a host reached as two users has two connections, each reused.
+    """
+
+    def __init__(self, opener: Callable[..., Connection]) -> None:
+        # opener(host), or opener(host, user) when a play's remote_user applies.
         self._opener = opener
-        self._open: dict[str, Connection] = {}
+        self._open: dict[tuple[str, str | None], Connection] = {}
         self._lock = threading.Lock()
         self._local: Connection | None = None
 
-    def get(self, host: str) -> Connection:
+    def get(self, host: str, user: str | None = None) -> Connection:
+        key = (host, user)
         with self._lock:
-            connection = self._open.get(host)
+            connection = self._open.get(key)
         if connection is None:
             # Opened outside the lock: hosts connect in parallel; one host is never opened twice
             # because the executor runs one task at a time per host.
-            connection = self._opener(host)
+            connection = self._opener(host) if user is None else self._opener(host, user)
             with self._lock:
-                connection = self._open.setdefault(host, connection)
+                connection = self._open.setdefault(key, connection)
         return connection
 
     def local(self) -> Connection:

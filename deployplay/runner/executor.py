@@ -138,6 +138,8 @@ class TaskRun:
 
     def _loop_items(self) -> list[Any]:
         items = self.templar.template(self.task.loop)
+        if self.task.flatten_loop:
+            return _flattened_once(items)
         if isinstance(items, str | bytes | Mapping) or not hasattr(items, "__iter__"):
             raise PlaybookError(
                 f"invalid data passed to 'loop': it needs a list, got {type(items).__name__}",
@@ -274,7 +276,7 @@ class TaskRun:
             become=truth(templar.template(become)),
             become_user=templar.template(become_user),
             timeout=float(timeout) if timeout not in (None, "") else None,
-            connection_for=self._connection_named,
+            connection_for=lambda name: self._connection_named(name, templar),
             progress=lambda text: reporter.on_progress(self.host, task, text),
             output=lambda line: reporter.on_output(self.host, line),
         )
@@ -293,15 +295,23 @@ class TaskRun:
         delegate = self.scope.keyword(self.task, "delegate_to")
         if delegate:
             self.delegated_to = str(templar.template(delegate))
-            return self._connection_named(self.delegated_to)
+            return self._connection_named(self.delegated_to, templar)
         if module_cls.runs_on == "controller" or self.scope.play.connection == "local":
             return self.ctx.connections.local()
-        return self.ctx.connections.get(self.host)
+        return self.ctx.connections.get(self.host, self._remote_user(self.host, templar))
 
-    def _connection_named(self, name: str) -> Connection:
+    def _connection_named(self, name: str, templar: Templar) -> Connection:
         if name in LOCAL_NAMES and name not in self.ctx.inventory.hosts:
             return self.ctx.connections.local()
-        return self.ctx.connections.get(name)
+        return self.ctx.connections.get(name, self._remote_user(name, templar))
+
+    def _remote_user(self, host: str, templar: Templar) -> str | None:
+        """The play's remote_user, for a host whose inventory names no user: as in Ansible,
+        the host's `ansible_user` (or `user`) variable wins over the play keyword."""
+        user = self.scope.play.remote_user
+        if not user or self.ctx.inventory.connection_settings(host).user is not None:
+            return None
+        return str(templar.template(user))
 
     # -- include_tasks: the play loads and runs the file; here we find it --
 
@@ -332,6 +342,19 @@ def _from_module(outcome: ModuleResult) -> TaskResult:
         data=dict(outcome.data),
         diff=outcome.diff,
     )
+
+
+def _flattened_once(items: Any) -> list[Any]:
+    """`with_items`: a lone value is a list of one; nested lists give their items (one level)."""
+    if isinstance(items, str | bytes | Mapping) or not hasattr(items, "__iter__"):
+        items = [items]
+    flat: list[Any] = []
+    for item in items:
+        if isinstance(item, list | tuple):
+            flat.extend(item)
+        else:
+            flat.append(item)
+    return flat
 
 
 def _aggregate(results: list[TaskResult]) -> TaskResult:

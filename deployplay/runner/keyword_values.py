@@ -124,31 +124,57 @@ def mapping(data: Mapping[str, Any], key: str, what: str) -> dict[str, Any]:
 
 
 def serial(data: Mapping[str, Any], what: str) -> tuple[int | str, ...] | None:
+    """Batch sizes; a templated value (or item) stays as written, for `rendered_serial`."""
     value = data.get("serial")
     if value is None:
         return None
+    if templated(value):
+        return (value,)
     items = value if isinstance(value, list) else [value]
     batches: list[int | str] = []
     for item in items:
-        if isinstance(item, str) and item.strip().isdigit():
-            item = int(item)
-        match = _PERCENT.match(item) if isinstance(item, str) else None
-        if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
-            batches.append(item)
-        elif match and 0 < float(match.group(1)) <= 100:
-            batches.append(f"{match.group(1)}%")
-        else:
-            raise error(
-                what,
-                f"'serial' must be a number of hosts, a percentage like '25%', "
-                f"or a list of them (e.g. [1, '25%', '100%']), got {item!r}",
-                data,
-                "serial",
-                hint=None if item != 0 else "leave serial out to run on all hosts at once",
-            )
+        batch = item if templated(item) else serial_value(item)
+        if batch is None:
+            raise error(what, _serial_message(item), data, "serial", hint=_serial_hint(item))
+        batches.append(batch)
     if not batches:
         raise error(what, "'serial' is an empty list", data, "serial")
     return tuple(batches)
+
+
+def serial_value(item: Any) -> int | str | None:
+    """One batch size: a host count, or a percentage as '25%'; None when it is neither."""
+    if isinstance(item, str) and item.strip().isdigit():
+        item = int(item)
+    match = _PERCENT.match(item) if isinstance(item, str) else None
+    if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
+        return item
+    if match and 0 < float(match.group(1)) <= 100:
+        return f"{match.group(1)}%"
+    return None
+
+
+def rendered_serial(value: Any) -> tuple[int | str, ...]:
+    """`serial` once its templates are rendered (a template may give a whole list)."""
+    items = [v for part in value for v in (part if isinstance(part, list) else [part])]
+    batches = [serial_value(item) for item in items]
+    for item, batch in zip(items, batches, strict=True):
+        if batch is None:
+            raise PlaybookError(f"play: {_serial_message(item)}", hint=_serial_hint(item))
+    if not batches:
+        raise PlaybookError("play: 'serial' is an empty list")
+    return tuple(b for b in batches if b is not None)
+
+
+def _serial_message(item: Any) -> str:
+    return (
+        "'serial' must be a number of hosts, a percentage like '25%', "
+        f"or a list of them (e.g. [1, '25%', '100%']), got {item!r}"
+    )
+
+
+def _serial_hint(item: Any) -> str | None:
+    return "leave serial out to run on all hosts at once" if item == 0 else None
 
 
 def check_keywords(
@@ -200,6 +226,8 @@ def loop(data: Mapping[str, Any], what: str) -> Any:
     value = data.get("loop", data.get("with_items"))
     if value is None or isinstance(value, list) or templated(value):
         return value
+    if "with_items" in data and isinstance(value, str | int | float):
+        return [value]  # as Ansible's items lookup: one value is a list of one
     key = "loop" if "loop" in data else "with_items"
     raise shape_error(what, data, key, "a list or a '{{ template }}' that gives one")
 
@@ -230,6 +258,18 @@ def register(data: Mapping[str, Any], what: str) -> str | None:
     raise shape_error(what, data, "register", "a variable name (letters, digits, '_')")
 
 
+def rendered_percentage(value: Any) -> int | float:
+    """max_fail_percentage once rendered: 0 to 100, a number or '25%'."""
+    match = _PERCENT.match(value) if isinstance(value, str) else None
+    try:
+        amount = float(match.group(1) if match else value)
+    except (TypeError, ValueError):
+        amount = -1.0
+    if not 0 <= amount <= 100:
+        raise PlaybookError(f"play: 'max_fail_percentage' must be 0 to 100, got {value!r}")
+    return int(amount) if amount.is_integer() else amount
+
+
 def percentage(data: Mapping[str, Any], what: str) -> int | float | str | None:
     """max_fail_percentage: 0 to 100, written as a number or as '25%'."""
     value = data.get("max_fail_percentage")
@@ -245,3 +285,82 @@ def percentage(data: Mapping[str, Any], what: str) -> int | float | str | None:
             "max_fail_percentage",
         )
     return amount
+
+
+# -- Ansible's `key=value` shorthand for module arguments -------------------------------
+
+_JINJA_OPEN = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each whitespace-separated word, as Ansible's split_args sees them:
+    quotes and Jinja blocks (`{{ a == b }}`) hold together. ValueError when one is unclosed."""
+    words: list[tuple[int, int]] = []
+    start: int | None = None
+    closers: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        char, pair = text[i], text[i : i + 2]
+        if start is None and not char.isspace():
+            start = i
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif pair in _JINJA_OPEN:
+            closers.append(_JINJA_OPEN[pair])
+            i += 1
+        elif closers and pair == closers[-1]:
+            closers.pop()
+            i += 1
+        elif char in "\"'" and not closers:
+            quote = char
+        elif char.isspace() and not closers and start is not None:
+            words.append((start, i))
+            start = None
+        i += 1
+    if quote or closers:
+        raise ValueError("an unclosed quote or '{{' block")
+    if start is not None:
+        words.append((start, len(text)))
+    return words
+
+
+def key_value(word: str) -> tuple[str, str] | None:
+    """`key=value` as a pair (the value unquoted), or None when the word is not one."""
+    key, equals, value = word.partition("=")
+    if not equals or not key.isidentifier():
+        return None
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    return key, value
+
+
+def free_form_args(text: str, known: Container[str]) -> tuple[str, dict[str, str]]:
+    """`command: ls chdir=/tmp` -> ('ls', {'chdir': '/tmp'}): the words that set a known
+    argument are cut out, the rest of the string (spacing and newlines kept) is the command."""
+    try:
+        words = split_words(text)
+    except ValueError:
+        return text, {}  # a shell script with a lone quote: all of it is the command
+    args: dict[str, str] = {}
+    for start, end in reversed(words):
+        pair = key_value(text[start:end])
+        if pair is not None and pair[0] in known:
+            args.setdefault(pair[0], pair[1])
+            text = text[:start] + text[end:]
+    return text.strip(), dict(reversed(args.items()))
+
+
+def key_value_args(text: str) -> dict[str, str]:
+    """`file: path=/x state=directory` -> {'path': '/x', 'state': 'directory'}.
+    ValueError names the word that is not `key=value`."""
+    args: dict[str, str] = {}
+    for start, end in split_words(text):
+        pair = key_value(text[start:end])
+        if pair is None:
+            raise ValueError(f"{text[start:end]!r} is not key=value")
+        args[pair[0]] = pair[1]
+    return args

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,11 @@ def build_context(
         inventory, options.extra_vars, playbook_dir, check_mode=options.check
     )
 
-    def opener(host: str) -> Any:
-        return open_connection(inventory.connection_settings(host), options)
+    def opener(host: str, user: str | None = None) -> Any:
+        settings = inventory.connection_settings(host)
+        if user is not None:
+            settings = replace(settings, user=user)  # the play's remote_user
+        return open_connection(settings, options)
 
     return RunContext(
         options=options,

@@ -94,6 +94,8 @@ class Task:
     location: Location | None = None
     when: tuple[Any, ...] = ()
     loop: Any = None
+    # `with_items` flattens its list one level, as Ansible's items lookup does; `loop` does not.
+    flatten_loop: bool = False
     loop_control: LoopControl = field(default_factory=LoopControl)
     register: str | None = None
     notify: tuple[str, ...] = ()

@@ -273,6 +273,7 @@ class PlaybookParser:
             "args": self._module_args(module, data, what),
             "location": data.location,
             "loop": kv.loop(data, what),
+            "flatten_loop": "with_items" in data,
             "loop_control": kv.loop_control(data, what),
             "register": kv.register(data, what),
             "until": data.get("until"),
@@ -334,7 +335,9 @@ class PlaybookParser:
             module_cls = self.registry.get(module, at)
         except DeployplayError as exc:
             raise _prefixed(what, exc) from None
-        args = _args_mapping(data, module, module_cls.free_form, what)
+        # In `command: ls chdir=/tmp`, the words naming an argument (not the command) are args.
+        known = set(module_cls.Args.model_fields) - {module_cls.free_form, "argv"}
+        args = _args_mapping(data, module, module_cls.free_form, known, what)
         try:
             self.registry.validate_args(module, args, at)
         except DeployplayError as exc:
@@ -343,9 +346,14 @@ class PlaybookParser:
         return args
 
 
-def _args_mapping(data: YamlDict, module: str, free_form: str | None, what: str) -> dict[str, Any]:
-    """The module's arguments: a mapping, a free-form string, or nothing; `args:` merged in."""
+def _args_mapping(
+    data: YamlDict, module: str, free_form: str | None, known: set[str], what: str
+) -> dict[str, Any]:
+    """The module's arguments: a mapping, a free-form string, `key=value` words (Ansible's
+    shorthand), or nothing; `args:` merged in."""
     raw, at = data[module], location_of(data, module)
+    if isinstance(raw, str):
+        raw = _shorthand_args(raw, data, module, free_form, known, what)
     args = YamlDict(location=location_of(raw) or at)
     extra = data.get("args")
     if extra is not None and not isinstance(extra, dict):
@@ -371,6 +379,30 @@ def _args_mapping(data: YamlDict, module: str, free_form: str | None, what: str)
         module,
         hint=f"e.g. '{module}: {{name: value}}'",
     )
+
+
+def _shorthand_args(
+    raw: str, data: YamlDict, module: str, free_form: str | None, known: set[str], what: str
+) -> dict[str, Any]:
+    """`debug: var=x`, `command: ls chdir=/tmp`: a string read as Ansible reads it."""
+    at = location_of(data, module)
+    if free_form is not None:
+        command, args = kv.free_form_args(raw, known)
+        parsed = YamlDict(({free_form: command} if command else {}) | args, location=at)
+    else:
+        try:
+            parsed = YamlDict(kv.key_value_args(raw), location=at)
+        except ValueError as exc:
+            raise kv.error(
+                what,
+                f"the arguments of '{module}' must be a mapping or key=value words: {exc}",
+                data,
+                module,
+                hint=f"e.g. '{module}: {{name: value}}' or '{module}: name=value'",
+            ) from None
+    for key in parsed:
+        parsed.set_key_location(key, at)
+    return parsed
 
 
 def _include_args(data: YamlDict, what: str) -> dict[str, Any]:

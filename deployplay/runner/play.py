@@ -17,10 +17,12 @@ import time
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployplay.errors import DeployplayError, Interrupted
+from deployplay.runner import keyword_values as kv
 from deployplay.runner.batch import BatchRun
 from deployplay.runner.batches import serial_batches
 from deployplay.runner.executor import execute_task
@@ -49,6 +51,23 @@ def hosts_pattern(play: Play, extra_vars: Mapping[str, Any]) -> Any:
         except DeployplayError as exc:
             raise exc.at(play.location) from None
     return play.hosts
+
+
+def rendered_play(play: Play, extra_vars: Mapping[str, Any]) -> Play:
+    """The play with `serial` and `max_fail_percentage` rendered with the play's and the extra
+    vars, as Ansible renders them before it makes the batches."""
+    serial, limit = play.serial, play.max_fail_percentage
+    if not is_template(str(serial)) and not is_template(str(limit)):
+        return play
+    templar = Templar(ChainMap(dict(extra_vars), play.vars or {}))
+    try:
+        if serial is not None and is_template(str(serial)):
+            serial = kv.rendered_serial(templar.template(list(serial)))
+        if is_template(str(limit)):
+            limit = kv.rendered_percentage(templar.template(limit))
+    except DeployplayError as exc:
+        raise exc.at(play.location) from None
+    return replace(play, serial=serial, max_fail_percentage=limit)
 
 
 def run_playbook(ctx: RunContext, playbook: Playbook) -> int:
@@ -161,7 +180,9 @@ class PlaybookRun:
             return
         self.ctx.reporter.on_failure_handlers(targets, reason)
         for handler in handlers:
-            self.ctx.reporter.on_task_start(batch.shown(handler), kind="failure_handler")
+            self.ctx.reporter.on_task_start(
+                batch.shown(handler, batch.scope, targets[0]), kind="failure_handler"
+            )
             results = self.map(
                 targets, lambda h, t=handler: self.execute(h, t, batch.scope), handler
             )
@@ -190,7 +211,7 @@ class PlayRun:
     def __init__(self, run: PlaybookRun, play: Play) -> None:
         self.run = run
         self.ctx = run.ctx
-        self.play = play
+        self.play = rendered_play(play, run.ctx.options.extra_vars)
 
     def execute(self) -> bool:
         """Run the play; False when the playbook must stop (abort, or a whole batch failed)."""

@@ -44,6 +44,10 @@ __all__ = [
 
 _CACHE_SIZE = 8192  # distinct template sources kept compiled: every task string of a big run
 _SNIPPET = 80
+_EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_NO_ATTRIBUTE = re.compile(
+    r"'(?:[\w.]+\.)?(?P<kind>\w+) object' has no attribute (?P<attribute>.+)"
+)
 _WRAPPED = re.compile(r"\s*\{\{(?P<expr>.*)\}\}\s*", re.DOTALL)
 
 
@@ -246,6 +250,45 @@ class Templar:
         value = self.evaluate(condition) if isinstance(condition, str) else condition
         return truth(value)
 
+    def template_name(self, name: str) -> tuple[str, int]:
+        """A task's name for its banner, and how many of its expressions failed.
+
+        As ansible-core shows it: what renders is rendered; an expression that
+        cannot be (a loop var, a fact not set yet) is shown as
+        `<< error N - 'item' is undefined >>`.
+        """
+        try:
+            return str(self.template(name)), 0
+        except DeployplayError:
+            pass
+        reasons: list[str] = []
+
+        def marked(match: re.Match[str]) -> str:
+            reason = self._failure(match.group(1))
+            if reason is None:
+                return match.group(0)
+            reasons.append(reason)
+            return f"{{% raw %}}<< error {len(reasons)} - {reason} >>{{% endraw %}}"
+
+        try:
+            return str(self.template(_EXPRESSION.sub(marked, name))), len(reasons)
+        except DeployplayError:
+            return name, max(len(reasons), 1)  # fails in a {% %} block: shown as written
+
+    def _failure(self, expression: str) -> str | None:
+        """Why one expression cannot be rendered here, in Jinja's words; None when it can."""
+        try:
+            compiled = _compile_expression(expression.strip())
+            context = compiled.new_context(self._names, shared=True)  # type: ignore[arg-type]
+            _native_concat(compiled.root_render_func(context))
+        except UndefinedError as exc:
+            return _ansible_words(exc.message or "undefined")
+        except DeployplayError as exc:
+            return exc.message
+        except Exception as exc:
+            return str(exc)
+        return None
+
     def render_file(self, path: Path) -> str:
         """The `template` module: a file rendered to text; includes from its dir and searchpath."""
         path = Path(path)
@@ -270,7 +313,7 @@ class Templar:
             compiled = _compile_template(source)
         except TemplateSyntaxError as exc:
             raise _converted(exc, source) from None
-        return self._run(compiled, source)
+        return _trailing_newlines(source, self._run(compiled, source))
 
     def _run(self, compiled: jinja2.Template, source: str) -> Any:
         context = compiled.new_context(self._names, shared=True)  # type: ignore[arg-type]
@@ -323,6 +366,28 @@ def _native_concat(chunks: Iterator[Any]) -> Any:
     if len(head) == 1:
         return head[0]
     return "".join("" if v is None else str(v) for v in chain(head, chunks))
+
+
+def _ansible_words(message: str) -> str:
+    """Jinja's "'dict object' has no attribute 'x'" as ansible-core words it."""
+    missing = _NO_ATTRIBUTE.fullmatch(message)
+    if missing is None:
+        return message
+    kind = {"YamlDict": "dict", "YamlList": "list"}.get(missing["kind"], missing["kind"])
+    return f"object of type '{kind}' has no attribute {missing['attribute']}"
+
+
+def _trailing_newlines(source: str, result: Any) -> Any:
+    """Jinja drops a template's last newline; as Ansible, give a text result back the ones lost.
+    (keep_trailing_newline would also keep those of included files, which Ansible does not.)"""
+    if not isinstance(result, str):
+        return result
+    missing = _newlines_at_end(source) - _newlines_at_end(result)
+    return result + "\n" * missing if missing > 0 else result
+
+
+def _newlines_at_end(text: str) -> int:
+    return len(text) - len(text.rstrip("\n"))
 
 
 def truth(value: Any) -> bool:

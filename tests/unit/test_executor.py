@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from executor_helpers import make_context, scope, task
+from pathlib import Path
+
+from executor_helpers import Recorder, make_context, scope, task
 
 from deployplay.errors import UnreachableError
+from deployplay.modules.registry import ModuleRegistry
+from deployplay.runner import connections
+from deployplay.runner.connections.fake import FakeConnection
+from deployplay.runner.context import Connections, RunOptions
 from deployplay.runner.executor import apply_result, execute_task
-from deployplay.runner.model import Block, LoopControl
+from deployplay.runner.inventory import ConnectionSettings, Inventory
+from deployplay.runner.launch import build_context
+from deployplay.runner.model import Block, LoopControl, Playbook
 
 
 def registered(ctx, host: str, name: str):
@@ -246,3 +254,40 @@ def test_become_falls_back_to_the_inventory() -> None:
     assert (options["become"], options["become_user"]) == (True, "app")
     execute_task(ctx, "web1", task(become=False), scope())
     assert fakes["web1"].calls[1].options["become"] is False
+
+
+def test_play_remote_user_is_the_user_of_hosts_whose_inventory_names_none() -> None:
+    ctx, fakes, _ = make_context(["web1", "web2"])
+    # As Ansible: a host's ansible_user wins over the play's remote_user keyword.
+    ctx.inventory = Inventory.from_mapping(
+        {"all": {"hosts": {"web1": {}, "web2": {"ansible_user": "ops"}}}}
+    )
+    opened: list[tuple[str, str | None]] = []
+
+    def opener(host: str, user: str | None = None) -> FakeConnection:
+        opened.append((host, user))
+        return fakes[host]
+
+    ctx.connections = Connections(opener)
+    as_deployer = scope(remote_user="{{ deployer }}", vars={"deployer": "deploy"})
+    for host in ("web1", "web2"):
+        assert execute_task(ctx, host, task(), as_deployer).status == "changed"
+    execute_task(ctx, "web1", task(), scope())  # a play without remote_user
+    execute_task(ctx, "web1", task(), as_deployer)  # its connection is reused
+    assert opened == [("web1", "deploy"), ("web2", None), ("web1", None)]
+
+
+def test_the_run_opens_a_remote_user_connection_as_that_user(monkeypatch) -> None:
+    seen: list[ConnectionSettings] = []
+    monkeypatch.setattr(connections, "open_connection", lambda s, _o: seen.append(s) or s)
+    inventory = Inventory.from_mapping({"all": {"hosts": {"web1": {"ansible_port": 2222}}}})
+    ctx = build_context(
+        Playbook(Path("play.yml"), ()),
+        inventory,
+        ModuleRegistry.from_classes([]),
+        RunOptions(),
+        Recorder(),
+    )
+    ctx.connections.get("web1", "deploy")
+    ctx.connections.get("web1")
+    assert [(s.user, s.port) for s in seen] == [("deploy", 2222), (None, 2222)]

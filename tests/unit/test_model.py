@@ -25,6 +25,7 @@ from deployplay.runner.model import (
     load_task_file,
     walk_tasks,
 )
+from deployplay.runner.play import rendered_play
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "broken"
 
@@ -175,10 +176,33 @@ def test_a_play_without_a_name_is_named_by_its_hosts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("written", "serial"),
-    [("3", (3,)), ("'5'", (5,)), ("'25%'", ("25%",)), ("'12.5%'", ("12.5%",)), ("[1, 2]", (1, 2))],
+    [
+        ("3", (3,)),
+        ("'5'", (5,)),
+        ("'25%'", ("25%",)),
+        ("'12.5%'", ("12.5%",)),
+        ("[1, 2]", (1, 2)),
+        ("'{{ plan }}'", ("{{ plan }}",)),
+        ("['{{ canary }}', '50%']", ("{{ canary }}", "50%")),
+    ],
 )
 def test_serial_forms(tmp_path: Path, written: str, serial: tuple[int | str, ...]) -> None:
     assert load(tmp_path, f"- hosts: web\n  serial: {written}\n").plays[0].serial == serial
+
+
+def test_templated_serial_and_budget_render_with_play_and_extra_vars(tmp_path: Path) -> None:
+    text = """\
+        - hosts: web
+          vars: {plan: [1, '25%'], budget: '30%'}
+          serial: ['{{ plan }}', '{{ last }}']
+          max_fail_percentage: '{{ budget }}'
+        """
+    play = rendered_play(load(tmp_path, text).plays[0], {"last": "100%"})
+    assert play.serial == (1, "25%", "100%")
+    assert play.max_fail_percentage == 30
+    bad = dataclasses.replace(play, serial=("{{ last }}",))
+    with pytest.raises(PlaybookError, match=r"play.yml:1:3: play: 'serial' must be .* got 0"):
+        rendered_play(bad, {"last": 0})
 
 
 @pytest.mark.parametrize("written", ["many", "0", "-1", "'0%'", "'150%'", "true", "[]", "{a: 1}"])
@@ -296,6 +320,16 @@ def test_unset_keywords_are_none_so_they_can_be_inherited(tmp_path: Path) -> Non
         ("command: {cmd: ls, chdir: /a}\nargs: {chdir: /b}", {"cmd": "ls", "chdir": "/a"}),
         ("debug:", {}),
         ("meta: flush_handlers", {"action": "flush_handlers"}),
+        # Ansible's key=value shorthand; free-form modules take only their known arguments.
+        ("command: ls -l chdir=/srv", {"cmd": "ls -l", "chdir": "/srv"}),
+        ("shell: x=1 echo $x creates='/a b'", {"cmd": "x=1 echo $x", "creates": "/a b"}),
+        ("command: echo {{ a == b }}", {"cmd": "echo {{ a == b }}"}),
+        ("debug: var=release", {"var": "release"}),
+        (
+            'debug: msg="{{ a }} and {{ b }}" verbosity=1',
+            {"msg": "{{ a }} and {{ b }}", "verbosity": "1"},
+        ),
+        ("set_fact: colour=blue size=3", {"colour": "blue", "size": "3"}),
         ("set_fact: {release: '1.2', hosts_done: [a]}", {"release": "1.2", "hosts_done": ["a"]}),
         (
             "debug: {msg: '{{ release }}', verbosity: '{{ v }}'}",
@@ -357,7 +391,7 @@ def test_arguments_keep_their_locations(tmp_path: Path) -> None:
         (
             "debug: hello",
             PlaybookError,
-            "3:7: task \"debug\": the arguments of 'debug' must be a mapping, got a string",
+            "3:7: task \"debug\": the arguments of 'debug' must be a mapping or key=value words",
         ),
         (
             "command: [ls]",
@@ -419,6 +453,12 @@ def test_arguments_keep_their_locations(tmp_path: Path) -> None:
             "loop_control 'loop_var' must be a variable name",
         ),
         (
+            "debug: var=x verbosty=2",
+            ModuleError,
+            "unknown argument 'verbosty' (did you mean 'verbosity'?)",
+        ),
+        ("command: chdir=/srv", ModuleError, "missing required argument 'cmd'"),
+        (
             "import_playbook: other.yml",
             PlaybookError,
             "3:7: task: import_playbook belongs at the top level",
@@ -466,6 +506,9 @@ def test_loops(tmp_path: Path) -> None:
         loop_var="host", index_var="i", label="{{ host }}", pause=1
     )
     assert task_with(tmp_path, "debug:\nwith_items: [1, 2]").loop == [1, 2]
+    assert task_with(tmp_path, "debug:\nwith_items: [1, 2]").flatten_loop
+    assert not task_with(tmp_path, "debug:\nloop: [1, 2]").flatten_loop
+    assert task_with(tmp_path, "debug:\nwith_items: solo").loop == ["solo"]
     assert task_with(tmp_path, "debug:\nloop: '{{ groups.web }}'").loop == "{{ groups.web }}"
 
 

@@ -70,6 +70,41 @@ def test_native_types_and_mixed_strings(t: Templar, source: str, expected: objec
     assert type(t.template(source)) is type(expected)
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("x {{ s }}\n", "x Hello\n"),
+        ("{{ s }}\n\n", "Hello\n\n"),
+        ("{% if n %}yes{% endif %}\n", "yes\n"),
+        # A single expression keeps its native type; there is no text to add a newline to.
+        ("{{ n }}\n", 3),
+    ],
+)
+def test_trailing_newlines_are_kept_as_ansible(t: Templar, source: str, expected: object) -> None:
+    assert t.template(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "shown", "errors"),
+    [
+        ("deploy {{ s }}", "deploy Hello", 0),
+        ("{{ item }}", "<< error 1 - 'item' is undefined >>", 1),
+        (
+            "{{ s }} {{ item | upper }} and {{ other }}",
+            "Hello << error 1 - 'item' is undefined >> and << error 2 - 'other' is undefined >>",
+            2,
+        ),
+        ("{{ conf.b }}", "<< error 1 - object of type 'dict' has no attribute 'b' >>", 1),
+        ("{% if n %}N{% endif %} {{ item }}", "N << error 1 - 'item' is undefined >>", 1),
+        ("{% if item %}x{% endif %}", "{% if item %}x{% endif %}", 1),
+    ],
+)
+def test_task_names_render_what_they_can_as_ansible(
+    t: Templar, name: str, shown: str, errors: int
+) -> None:
+    assert t.template_name(name) == (shown, errors)
+
+
 def test_plain_strings_and_non_strings_are_returned_as_they_are(t: Templar) -> None:
     plain = "no templates { here }"
     assert t.template(plain) is plain
