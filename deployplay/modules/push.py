@@ -102,6 +102,7 @@ class Push(Module):
             return ModuleResult(failed=True, msg=f"version {version!r}: use [A-Za-z0-9._+-]")
         root = args.path.rstrip("/") or "/"
         marker_text, view = _inspect(ctx, root, version)
+        view = _as_recorded(root, view, version)
         marker = parse_marker(marker_text)
         refusal = _refusal(view, version, marker, source, args.force)
         if refusal is not None:
@@ -192,6 +193,24 @@ def _inspect(ctx: ModuleContext, root: str, version: str) -> tuple[str, LedgerVi
         raise SourceError(f"cannot read the deploy root {root}: {result}")
     marker_text, _, rest = result.stdout.partition(_SECTION + "\n")
     return marker_text, parse_view(rest)
+
+
+def _as_recorded(root: str, view: LedgerView, version: str) -> LedgerView:
+    """The host as its ledger last recorded it, when `current` was switched to `version` by a
+    run that died before recording the switch (and before restarting the service).
+
+    Its `current` names the new release while the old one still serves; calling that
+    `already current` would leave it so for good. Seen as on the recorded release, the
+    push finishes the job: the switch (a no-op), the record and the restart.
+    """
+    history = view.history_of_current()
+    if view.current != version or not history or history[-1] == version:
+        return view
+    return LedgerView(
+        events=view.events,
+        current_target=release_dir(root, history[-1]),
+        releases=view.releases,
+    )
 
 
 def _refusal(
@@ -311,6 +330,9 @@ def _activate_script(
         f'[ -f "$rel"/{MARKER_FILE} ] || {{ echo \'deployplay: release {version} is '
         "incomplete on the host; push it again with force: true' >&2; exit 1; }",
         *[_in_rel(cmd, "before_switch", remove=False) for cmd in commands(args.before_switch)],
+        # A run whose controller is gone (killed, disconnected) dies here of SIGPIPE, before
+        # the switch: never switch a host behind a dead run's back, without restart or record.
+        "echo 'deployplay: switching'",
         switch_script(root, version, ctx.run_state.run_id),
         "echo 'deployplay: switched'",
         f"{ledger.append_script(deploy)} || echo 'deployplay: could not write the ledger' >&2",
