@@ -81,14 +81,17 @@ class Lock(Module):
         msg = f"locked {ledger.lock_path}"
         if broken is not None:
             msg += f" (broke the stale lock of {_owner(broken)}, {_age(broken['age_s'])} old)"
-        return ModuleResult(changed=True, msg=msg, data={"lock": ledger.lock_path, **info})
+        # A lock held for the run and released at its end leaves the host as it was: `ok`,
+        # so a rerun that deploys nothing reads all ok. Breaking a stale lock is a change.
+        changed = broken is not None
+        return ModuleResult(changed=changed, msg=msg, data={"lock": ledger.lock_path, **info})
 
 
 def _plan(ctx: ModuleContext, args: Lock.Args, ledger: Ledger) -> ModuleResult:
     """Check mode: whether the lock could be taken, reading it only."""
     held = ledger.peek_lock()
     if held is None or held.info.get("run_id") == ctx.run_state.run_id:
-        return ModuleResult(changed=True, msg=f"would take the lock at {ledger.lock_path}")
+        return ModuleResult(msg=f"would take the lock at {ledger.lock_path}")
     refusal = _refusal(ctx, args, held)
     if refusal is not None:
         return refusal

@@ -39,7 +39,9 @@ def test_take_hold_and_release_at_end(tmp_path: Path) -> None:
     state = RunState()
     ctx = make_ctx(tmp_path, run_state=state)
     result = run_module(Lock, ctx, path=str(tmp_path), message="release 1.2.0")
-    assert result.changed and not result.failed, result.msg
+    # Held for the run only, so the host ends as it was: ok, not changed.
+    assert not result.changed and not result.failed, result.msg
+    assert result.msg.startswith("locked ")
     info = json.loads((lock_dir(tmp_path) / "info").read_text())
     assert info["run_id"] == state.run_id and info["owner"] == state.user
     assert info["pid"] == os.getpid() and info["message"] == "release 1.2.0" and info["time"]
@@ -111,7 +113,7 @@ def test_state_absent_releases_this_runs_lock(tmp_path: Path) -> None:
 
 def test_check_mode_takes_nothing(tmp_path: Path) -> None:
     result = run_module(Lock, make_ctx(tmp_path, check=True), path=str(tmp_path / "srv"))
-    assert result.changed and result.msg.startswith("would take")
+    assert not result.changed and result.msg.startswith("would take")
     assert not (tmp_path / "srv").exists()
 
 
