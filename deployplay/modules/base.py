@@ -38,7 +38,7 @@ from deployplay.errors import Location
 
 if TYPE_CHECKING:
     from deployplay.runner.connections.base import Connection
-    from deployplay.runner.context import RunState
+    from deployplay.runner.context import RunOptions, RunState
     from deployplay.runner.inventory import Inventory
     from deployplay.runner.results import CommandResult
     from deployplay.runner.templating import Templar
@@ -89,6 +89,9 @@ class ModuleContext:
     become_user: str | None = None
     timeout: float | None = None
     connection_for: Callable[[str], Connection] | None = None
+    # The run's options (host key policy, known_hosts files...), for a module that opens
+    # connections of its own (promotion_check reading another inventory's ledgers).
+    options: RunOptions | None = None
     progress: Callable[[str], None] = lambda _text: None
     output: Callable[[str], None] = lambda _line: None
 

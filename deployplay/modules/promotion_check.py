@@ -114,7 +114,7 @@ def _hosts(
     from deployplay.runner.inventory import Inventory
 
     inventory = Inventory.load(args.inventory, playbook_dir=ctx.playbook_dir)
-    options = getattr(ctx, "options", None) or RunOptions()
+    options = ctx.options or RunOptions()
     opened: dict[str, Any] = {}
 
     def connect(name: str) -> Any:

@@ -277,6 +277,7 @@ class TaskRun:
             become_user=templar.template(become_user),
             timeout=float(timeout) if timeout not in (None, "") else None,
             connection_for=lambda name: self._connection_named(name, templar),
+            options=self.ctx.options,
             progress=lambda text: reporter.on_progress(self.host, task, text),
             output=lambda line: reporter.on_output(self.host, line),
         )

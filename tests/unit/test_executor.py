@@ -291,3 +291,29 @@ def test_the_run_opens_a_remote_user_connection_as_that_user(monkeypatch) -> Non
     ctx.connections.get("web1", "deploy")
     ctx.connections.get("web1")
     assert [(s.user, s.port) for s in seen] == [("deploy", 2222), (None, 2222)]
+
+
+def test_modules_get_the_run_options_for_connections_of_their_own() -> None:
+    # promotion_check opens connections to another inventory's hosts: they must follow
+    # the run's host key policy, not a default one.
+    from dataclasses import replace
+
+    from deployplay.modules.base import Module, ModuleArgs, ModuleContext, ModuleResult
+
+    seen = []
+
+    class Capture(Module):
+        name = "capture"
+        Args = ModuleArgs
+        read_only = True
+        runs_on = "controller"
+
+        def run(self, ctx: ModuleContext, args: ModuleArgs) -> ModuleResult:
+            seen.append(ctx.options)
+            return ModuleResult()
+
+    ctx, _fakes, _ = make_context(["web1"])
+    ctx = replace(ctx, registry=ModuleRegistry.from_classes([Capture]))
+    result = execute_task(ctx, "web1", task("capture", {}), scope())
+    assert result.status == "ok", result.msg
+    assert seen == [ctx.options]
