@@ -79,7 +79,8 @@ def release(fresh_lab, tmp_path: Path) -> Release:
 
 def test_happy_path_staging_then_production(release: Release):
     report = release.ship()
-    gate = next(t for t in report["plays"][0]["tasks"] if t["module"] == "promotion_check")
+    tasks = [t for p in report["plays"] for t in p["tasks"]]
+    gate = next(t for t in tasks if t["module"] == "promotion_check")
     assert gate["results"]["web1"]["status"] == "ok"
     assert "1.0.0 runs verified on all 1 hosts of staging" in gate["results"]["web1"]["msg"]
     assert release.versions(ALL_HOSTS) == dict.fromkeys(ALL_HOSTS, "1.0.0")
@@ -106,7 +107,7 @@ def test_a_release_failing_smoke_on_staging_never_reaches_production(
     report = tmp_path / "staging-report.json"
     failed = release.service.run(release.staging, "--report", str(report))
     assert failed.returncode == 2, explain(failed)
-    tasks = json.loads(report.read_text())["plays"][0]["tasks"]
+    tasks = [t for p in json.loads(report.read_text())["plays"] for t in p["tasks"]]
     outcome = {(t["module"], t["handler"]): t["results"]["stg1"]["status"] for t in tasks}
     assert outcome[("smoke", False)] == "failed"
     assert outcome[("rollback", True)] == "changed"

@@ -190,7 +190,7 @@ def test_release_promote_rollback_and_a_bad_release_on_local_hosts(site: Site):
     rows = site.history()
     assert (rows["staging-1"]["current"], rows["staging-1"]["how"]) == ("1.1.0", "rollback")
     assert site.version_of("staging-1") == "1.1.0"
-    tasks = json.loads(report.read_text())["plays"][0]["tasks"]
+    tasks = [t for p in json.loads(report.read_text())["plays"] for t in p["tasks"]]
     statuses = {(t["module"], t["handler"]): t["results"]["staging-1"]["status"] for t in tasks}
     assert statuses[("monitor", False)] == "failed"
     assert statuses[("rollback", True)] == "changed"
@@ -230,6 +230,31 @@ def test_a_failure_in_the_second_batch_rolls_back_the_canary_too(site: Site, tmp
     }
     assert rows["prod-1"]["how"] == "rollback" and rows["staging-1"]["current"] == "1.1.0"
     assert [site.version_of(h) for h in ("prod-1", "prod-2")] == ["1.0.0", "1.0.0"]
-    tasks = json.loads(report.read_text())["plays"][0]["tasks"]
+    tasks = [t for p in json.loads(report.read_text())["plays"] for t in p["tasks"]]
     rolled = {h for t in tasks if t["module"] == "rollback" for h in t["results"]}
     assert rolled == {"prod-1", "prod-2"}
+
+
+def test_a_fleet_that_cannot_all_be_locked_is_not_touched(site: Site):
+    # Every host is locked before any host changes: a lock another run holds on prod-2
+    # stops the release before the canary prod-1 is switched.
+    for limit in ("staging", "production"):
+        result = site.run("release.yml", "--limit", limit)
+        assert result.returncode == 0, explain(result)
+    site.release("1.1.0")
+    staged = site.run("release.yml", "--limit", "staging")
+    assert staged.returncode == 0, explain(staged)
+    before = {h: site.history()[h] for h in ("prod-1", "prod-2")}
+
+    lock = site.hosts / "prod-2" / ".deployplay" / "lock"
+    lock.mkdir()
+    held = {"owner": "alice@laptop", "host": "laptop", "pid": 1, "run_id": "other-run"}
+    (lock / "info").write_text(json.dumps(held) + "\n")
+    refused = site.run("release.yml", "--limit", "production")
+    assert refused.returncode == 2, explain(refused)
+    assert "alice@laptop" in refused.stdout
+    after = {h: site.history()[h] for h in ("prod-1", "prod-2")}
+    assert after == before
+    assert [site.version_of(h) for h in ("prod-1", "prod-2")] == ["1.0.0", "1.0.0"]
+    assert lock.is_dir(), "another run's lock is never released by this one"
+    assert not (site.hosts / "prod-1" / ".deployplay" / "lock").exists()
