@@ -155,16 +155,16 @@ def _verify(args: Rollback.Args) -> str | None:
     """None when the URL answers the expected status within the retries, else what went wrong."""
     import httpx
 
-    problem = "no answer"
-    for attempt in range(args.verify_retries + 1):
-        if attempt:
-            time.sleep(args.verify_delay)
-        try:
-            response = httpx.get(args.verify_url or "", timeout=5.0)
-        except httpx.HTTPError as exc:
-            problem = f"{args.verify_url} did not answer: {exc}"
-            continue
-        if response.status_code == args.verify_status:
-            return None
-        problem = f"{args.verify_url} answered {response.status_code}, not {args.verify_status}"
-    return problem
+    from deployplay.modules.smoke import SmokeCheck, probe
+
+    check = SmokeCheck(url=args.verify_url or "", status=args.verify_status)
+    with httpx.Client() as client:
+        for attempt in range(args.verify_retries + 1):
+            if attempt:
+                time.sleep(args.verify_delay)
+            outcome = probe(client, check)
+            if outcome["ok"]:
+                return None
+    if outcome["status"] is None:
+        return f"{args.verify_url} did not answer: {outcome['problem']}"
+    return f"{args.verify_url} answered {outcome['status']}, not {args.verify_status}"

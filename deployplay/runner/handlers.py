@@ -6,8 +6,8 @@ At a flush (the end of pre_tasks, tasks and post_tasks in each batch, or
 handlers are defined in the play (not the order they were notified), on the
 hosts that notified it. A handler may notify a later one in the same flush.
 
-Notifying a name no handler has is an error found before any host is touched
-(Ansible: "The requested handler 'x' was not found").
+Notifying a name no handler has is an error found when the playbook is loaded
+(model_parser), before any host is touched.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
-from deployplay.errors import PlaybookError
-from deployplay.runner.model import Handler, Play, Playbook, Task, walk_tasks
-from deployplay.runner.templating import is_template
+from deployplay.runner.model import Handler, Play
 
 # Enough passes for a chain of handlers each notifying the next; bounded all the same.
 MAX_FLUSH_PASSES = 100
@@ -26,39 +24,6 @@ MAX_FLUSH_PASSES = 100
 def handlers_for(play: Play, name: str) -> list[Handler]:
     """The handlers that answer `name`: the one so named and those that listen to it."""
     return [h for h in play.handlers if h.name == name or name in h.listen]
-
-
-def check_notifications(playbook: Playbook) -> None:
-    """Every `notify` and `on_failure` name must reach a handler of its play."""
-    for play in playbook.plays:
-        _check_names(play, play.on_failure, play, "on_failure")
-        for section in (play.pre_tasks, play.tasks, play.post_tasks):
-            for task, parents in walk_tasks(section):
-                _check_task(play, task)
-                for block in parents:
-                    _check_names(play, block.on_failure, block, "on_failure")
-        for handler in play.handlers:
-            _check_task(play, handler)
-
-
-def _check_task(play: Play, task: Task) -> None:
-    _check_names(play, task.notify, task, "notify")
-    _check_names(play, task.on_failure, task, "on_failure")
-
-
-def _check_names(play: Play, names: Iterable[str], owner: object, keyword: str) -> None:
-    for name in names:
-        if is_template(str(name)) or handlers_for(play, str(name)):
-            continue
-        known = sorted(
-            {h.name for h in play.handlers} | {t for h in play.handlers for t in h.listen}
-        )
-        hint = f"handlers of this play: {', '.join(known)}" if known else "the play has no handlers"
-        raise PlaybookError(
-            f"{keyword}: the requested handler '{name}' was not found",
-            location=getattr(owner, "location", None),
-            hint=hint,
-        )
 
 
 class HandlerBook:

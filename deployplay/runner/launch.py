@@ -15,9 +15,8 @@ from typing import Any
 from deployplay.errors import ModuleError
 from deployplay.modules.registry import ModuleRegistry
 from deployplay.runner.context import Connections, RunContext, RunOptions, RunState
-from deployplay.runner.handlers import check_notifications
 from deployplay.runner.inventory import Inventory
-from deployplay.runner.model import Playbook, iter_tasks, load_playbook, walk_tasks
+from deployplay.runner.model import Playbook, iter_tasks, load_playbook
 from deployplay.runner.play import hosts_pattern, run_playbook
 from deployplay.runner.report import JsonReport, write_report
 from deployplay.runner.reporting import ConsoleReporter, FanOut, Reporter
@@ -35,7 +34,6 @@ def launch_run(
 ) -> int:
     registry = ModuleRegistry.discover(playbook_path.parent)
     playbook = load_playbook(playbook_path, registry)
-    check_notifications(playbook)
     inventory = Inventory.load(options["inventory"], playbook_dir=playbook_path.parent)
     extra_vars = parse_extra_vars(options.get("extra_vars") or (), Path.cwd())
     for play in playbook.plays:
@@ -112,16 +110,11 @@ def check_playbook(playbook_path: Path, inventory_source: str | None) -> str:
     """`deployplay check`: everything but running; returns the summary line."""
     registry = ModuleRegistry.discover(playbook_path.parent)
     playbook = load_playbook(playbook_path, registry)
-    check_notifications(playbook)
     tasks = 0
     for play in playbook.plays:
         for task in iter_tasks(play):
             tasks += 1
             _check_templates(task)
-        for section in (play.pre_tasks, play.tasks, play.post_tasks):
-            for _task, parents in walk_tasks(section):
-                for block in parents:
-                    check_template_syntax(list(block.when), block.location)
     if inventory_source is not None:
         inventory = Inventory.load(inventory_source, playbook_dir=playbook_path.parent)
         for play in playbook.plays:
@@ -131,9 +124,9 @@ def check_playbook(playbook_path: Path, inventory_source: str | None) -> str:
 
 
 def _check_templates(task: Any) -> None:
-    for value in (task.args, list(task.when), list(task.failed_when), list(task.changed_when)):
-        check_template_syntax(value, task.location)
-    for value in (task.loop, task.until, task.vars, task.environment):
+    # Loading compiled the arguments and the conditions already (model_parser); these
+    # keywords are templated only when the task runs, so `check` compiles them here.
+    for value in (task.loop, task.vars, task.environment):
         if value is not None:
             check_template_syntax(value, task.location)
 

@@ -253,16 +253,7 @@ class Ledger:
     def take_lock(self, info: dict[str, Any]) -> LockState:
         """mkdir the lock with `info` inside; if held, report who holds it and for how long."""
         lock, info_file = q(self.lock_path), q(posixpath.join(self.lock_path, "info"))
-        line = json.dumps(info, ensure_ascii=True)
-        script = (
-            f"mkdir -p {q(self.dir)} || exit 3\n"
-            f"if mkdir {lock} 2>/dev/null; then\n"
-            f"  printf '%s\\n' {q(line)} > {info_file} && echo taken\n"
-            f"else\n"
-            f"  echo held; date +%s; stat -c %Y {lock} 2>/dev/null || echo 0\n"
-            f"  cat {info_file} 2>/dev/null; true\n"
-            f"fi"
-        )
+        script = f"mkdir -p {q(self.dir)} || exit 3\n" + _mkdir_or_report(lock, info_file, info)
         result = self._run(script)
         self._check(result, "take the lock")
         return _parse_lock_output(result.stdout)
@@ -279,16 +270,8 @@ class Ledger:
             if stale_id
             else f"[ ! -s {info_file} ]"
         )
-        line = json.dumps(info, ensure_ascii=True)
-        script = (
-            f"if {same}; then mv {lock} {aside} && rm -rf {aside}; fi\n"
-            f"if mkdir {lock} 2>/dev/null; then\n"
-            f"  printf '%s\\n' {q(line)} > {info_file} && "
-            f"{append_command(self.history_path, record)} && echo taken\n"
-            f"else\n"
-            f"  echo held; date +%s; stat -c %Y {lock} 2>/dev/null || echo 0\n"
-            f"  cat {info_file} 2>/dev/null; true\n"
-            f"fi"
+        script = f"if {same}; then mv {lock} {aside} && rm -rf {aside}; fi\n" + _mkdir_or_report(
+            lock, info_file, info, then=append_command(self.history_path, record)
         )
         result = self._run(script)
         self._check(result, "break the stale lock")
@@ -297,10 +280,7 @@ class Ledger:
     def peek_lock(self) -> LockState | None:
         """Who holds the lock, without touching it (check mode); None when it is free."""
         lock, info_file = q(self.lock_path), q(posixpath.join(self.lock_path, "info"))
-        result = self._run(
-            f"if [ -d {lock} ]; then echo held; date +%s; stat -c %Y {lock} 2>/dev/null "
-            f"|| echo 0; cat {info_file} 2>/dev/null; fi; true"
-        )
+        result = self._run(f"if [ -d {lock} ]; then {_report_holder(lock, info_file)}; fi; true")
         self._check(result, "read the lock")
         if not result.stdout.startswith("held"):
             return None
@@ -315,6 +295,25 @@ class Ledger:
             f"then rm -rf {q(self.lock_path)} && echo released; fi; true"
         )
         return "released" in result.stdout
+
+
+def _report_holder(lock: str, info_file: str) -> str:
+    """Shell that prints what _parse_lock_output reads: held, now, the lock's mtime, its info."""
+    mtime = f"stat -c %Y {lock} 2>/dev/null || echo 0"
+    return f"echo held; date +%s; {mtime}; cat {info_file} 2>/dev/null"
+
+
+def _mkdir_or_report(lock: str, info_file: str, info: dict[str, Any], then: str = "") -> str:
+    """Shell that takes the lock with `info` inside (then runs `then`), or reports its holder."""
+    line = json.dumps(info, ensure_ascii=True)
+    after = f"{then} && " if then else ""
+    return (
+        f"if mkdir {lock} 2>/dev/null; then\n"
+        f"  printf '%s\\n' {q(line)} > {info_file} && {after}echo taken\n"
+        f"else\n"
+        f"  {_report_holder(lock, info_file)}; true\n"
+        f"fi"
+    )
 
 
 def parse_view(stdout: str) -> LedgerView:

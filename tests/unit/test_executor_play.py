@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from executor_helpers import make_context, task
 
-from deployplay.errors import PlaybookError
-from deployplay.runner.handlers import HandlerBook, check_notifications, failure_handlers
+from deployplay.runner.handlers import HandlerBook, failure_handlers
 from deployplay.runner.model import Block, Handler, Play, Playbook
 from deployplay.runner.play import run_playbook
 from deployplay.runner.tags import should_run
@@ -60,12 +59,6 @@ def test_flush_leaves_out_ineligible_hosts() -> None:
     ran: list[list[str]] = []
     book.flush(lambda h, hosts: ran.append(hosts), lambda host: host != "h1")
     assert ran == [["h2"]]
-
-
-def test_unknown_notify_is_a_load_error() -> None:
-    play = Play(name="p", hosts="all", tasks=(task(notify=("nope",)),), handlers=(handler("a"),))
-    with pytest.raises(PlaybookError, match="the requested handler 'nope' was not found"):
-        check_notifications(Playbook(path=None, plays=(play,)))
 
 
 def test_failure_handlers_in_definition_order() -> None:

@@ -23,31 +23,11 @@ def open_connection(settings: ConnectionSettings, options: RunOptions) -> Connec
         from deployplay.runner.connections.local import LocalConnection
 
         return LocalConnection(settings.name)
-    from deployplay.runner.connections import ssh
+    from deployplay.runner.connections.ssh import SSHConnection
 
-    from_settings = getattr(ssh.SSHConnection, "from_settings", None)
-    known_hosts = [Path(p) for p in options.known_hosts]
-    if from_settings is not None:
-        return from_settings(
-            settings,
-            accept_new_host_keys=options.accept_new_host_keys,
-            known_hosts=known_hosts,
-            connect_timeout=options.connect_timeout,
-        )
-    ssh_options = ssh.SSHOptions(
-        known_hosts=known_hosts[0] if known_hosts else None,
+    return SSHConnection.from_settings(
+        settings,
         accept_new_host_keys=options.accept_new_host_keys,
+        known_hosts=[Path(p) for p in options.known_hosts],
         connect_timeout=options.connect_timeout,
-    )
-    jump, proxy_command = ssh._proxy_from_args(settings.ssh_common_args or "")
-    return ssh.SSHConnection(
-        settings.name,
-        hostname=settings.address,
-        port=settings.port,
-        user=settings.user,
-        key_filename=settings.ssh_key,
-        jump=settings.jump or jump,
-        proxy_command=proxy_command,
-        known_hosts=settings.known_hosts,
-        options=ssh_options,
     )
